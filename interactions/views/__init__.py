@@ -1,0 +1,1 @@
+"""Pages of the interactions app, one module per area."""
