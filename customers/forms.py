@@ -304,18 +304,30 @@ def split_choice_lines(value: str) -> list[str]:
 
 
 class ImportUploadForm(forms.Form):
-    """The CSV file to import and what it holds."""
+    """The CSV file to import and what it holds (the kinds the member may import)."""
 
-    kind = forms.ChoiceField(widget=forms.HiddenInput)
+    kind = forms.ChoiceField(label="What the file holds", widget=forms.RadioSelect)
     file = forms.FileField(
         label="CSV file",
         help_text="UTF-8 text with a header row naming the columns; at most 10 MB and 50,000 rows.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
-    def __init__(self, *args: Any, kinds: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, kinds: Sequence[tuple[str, str]], max_bytes: int, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
         self.fields["kind"].choices = list(kinds)  # type: ignore[attr-defined]
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            raise ValidationError(
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
+                f"{self.max_bytes // 1024 // 1024} MB. Split it into smaller files."
+            )
+        return upload
 
 
 class ImportMappingForm(forms.Form):

@@ -1,6 +1,7 @@
 """The customers CSV importer: each row creates a customer or updates the one it matches.
 
-A row matches an existing customer by external id, else by any of its e-mail addresses. A
+A row matches an existing customer by external id, else by any of its e-mail addresses; a
+row with neither matches by its exact name a customer that has neither either. A
 match is updated only where the row says something new: blank cells change nothing, e-mails,
 phones and tags are added to the customer's (never removed), custom values set per key. So
 importing the same file twice changes nothing the second time. Writes go through
@@ -25,6 +26,7 @@ from customers.imports import (
     Importer,
     ImportField,
     SourceRow,
+    choice_value,
     register_importer,
 )
 from customers.models import Channel, Customer, CustomFieldDefinition, ImportJob
@@ -82,14 +84,6 @@ _CHOICE_FIELDS = {
 _RENAME = {"owner": "owner_email"}
 
 
-def _choice(value: str, choices: Any) -> str | None:
-    wanted = value.strip().casefold()
-    for stored, label in choices:
-        if wanted in (str(stored).casefold(), str(label).casefold()):
-            return str(stored)
-    return None
-
-
 def _union(current: list[str], new: list[str]) -> list[str]:
     return [*current, *(item for item in new if item not in current)]
 
@@ -102,12 +96,19 @@ class _Batch:
     owners: dict[str, User]
     by_external_id: dict[str, Customer] = field(default_factory=dict)
     by_email: dict[str, dict[int, Customer]] = field(default_factory=dict)
+    # Customers known by their name only (no e-mail, no external id): what a row that gives
+    # neither can match, so re-importing a file of names adds nobody twice.
+    by_name: dict[str, dict[int, Customer]] = field(default_factory=dict)
 
     def index(self, customer: Customer) -> None:
         if customer.external_id:
             self.by_external_id[customer.external_id] = customer
         for email in customer.emails:
             self.by_email.setdefault(email, {})[customer.pk] = customer
+        for known in self.by_name.values():
+            known.pop(customer.pk, None)
+        if not customer.external_id and not customer.emails:
+            self.by_name.setdefault(customer.name, {})[customer.pk] = customer
 
 
 class CustomerImporter(Importer):
@@ -158,8 +159,15 @@ class CustomerImporter(Importer):
             if owner_emails
             else {},
         )
+        names = {
+            row.get("name") for row in rows if not row.get("external_id") and not row.get("emails")
+        } - {""}
+        condition = Q()
         if external_ids or emails:
-            condition = Q(external_id__in=external_ids) | Q(emails__overlap=sorted(emails))
+            condition |= Q(external_id__in=external_ids) | Q(emails__overlap=sorted(emails))
+        if names:
+            condition |= Q(name__in=names, emails=[], external_id="")
+        if condition:
             for customer in Customer.objects.filter(condition, organization=organization):
                 batch.index(customer)
         return batch
@@ -203,7 +211,7 @@ class CustomerImporter(Importer):
             fields["country"] = row.get("country").upper()
         for key, choices in _CHOICE_FIELDS.items():
             if row.get(key):
-                value = _choice(row.get(key), choices)
+                value = choice_value(row.get(key), choices)
                 if value is None:
                     allowed = ", ".join(str(stored) for stored, _ in choices)
                     fail(key, f"“{row.get(key)}” is not one of: {allowed}.")
@@ -253,6 +261,14 @@ class CustomerImporter(Importer):
         found: dict[int, Customer] = {}
         for email in fields.get("emails", []):
             found.update(batch.by_email.get(email, {}))
+        if not external_id and not fields.get("emails") and fields.get("name"):
+            found = batch.by_name.get(fields["name"], {})
+            if len(found) > 1:
+                return (
+                    f"{len(found)} customers are named “{fields['name']}” and have no e-mail "
+                    "or external id; add an e-mail or external id column to say which one "
+                    "this row is."
+                )
         if len(found) > 1:
             return (
                 f"These e-mail addresses belong to {len(found)} different customers; "
@@ -282,13 +298,12 @@ class CustomerImporter(Importer):
         fields, custom = parsed
         match = self._match(batch, row, fields)
         if isinstance(match, str):
-            result.fail(row, "emails", match)
+            result.fail(row, "emails" if fields.get("emails") else "name", match)
             return
         try:
             if match is None:
                 fields.setdefault("name", "")
-                if custom:
-                    fields["custom_fields"] = custom
+                fields["custom_fields"] = custom  # required custom fields are enforced
                 customer = services.customer_create(
                     organization=organization, actor=actor, **fields
                 )

@@ -40,6 +40,7 @@ PREVIEW_ROWS = 20
 MAX_HEADER_LENGTH = 100
 _DELIMITERS = (",", ";", "\t")
 _NUMBER_LIKE = re.compile(r"^[\d\s+\-.,()]+$")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class ImportFileError(ValueError):
@@ -192,16 +193,30 @@ def decode_csv(data: bytes) -> str:
         )
     if not data.strip():
         raise ImportFileError("The file is empty.")
+    if data.startswith(_UTF16_BOMS):
+        # Excel's "Unicode text" is UTF-16 with a byte order mark (and tab-separated).
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                "The file starts like UTF-16 text but cannot be read as such; save it as "
+                "“CSV UTF-8” and upload it again."
+            ) from None
+    else:
+        text = _decode_utf8(data)
+    if "\x00" in text:
+        raise ImportFileError("The file contains binary data; upload a CSV text file.")
+    return text
+
+
+def _decode_utf8(data: bytes) -> str:
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ImportFileError(
             f"The file is not UTF-8 text (byte {error.start + 1} cannot be read). In your "
             "spreadsheet, save it as “CSV UTF-8” and upload it again."
         ) from None
-    if "\x00" in text:
-        raise ImportFileError("The file contains binary data; upload a CSV text file.")
-    return text
 
 
 def _check_header(headers: list[str]) -> None:
@@ -243,7 +258,7 @@ def parse_csv(text: str) -> ParsedCsv:
     The delimiter (comma, semicolon or tab) is the one the header line uses most. Blank lines
     are skipped but keep their numbers, so row numbers match the file.
     """
-    first_line = text.split("\n", 1)[0]
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max(_DELIMITERS, key=first_line.count)
     if first_line.count(delimiter) == 0:
         delimiter = ","
@@ -286,6 +301,15 @@ def parse_csv(text: str) -> ParsedCsv:
     if not rows:
         raise ImportFileError("The file has a header but no rows to import.")
     return ParsedCsv(headers=headers, rows=rows)
+
+
+def choice_value(value: str, choices: Sequence[tuple[Any, Any]]) -> str | None:
+    """The stored value of a choice a cell names by value or label, any case; None if none."""
+    wanted = value.strip().casefold()
+    for stored, label in choices:
+        if wanted in (str(stored).casefold(), str(label).casefold()):
+            return str(stored)
+    return None
 
 
 def _normal(text: str) -> str:
@@ -339,6 +363,15 @@ def _job_rows(job: ImportJob) -> tuple[ParsedCsv, list[SourceRow]]:
 def column_of_field(mapping: dict[str, str]) -> dict[str, str]:
     """field key -> the CSV column mapped to it, to report errors in the file's own terms."""
     return {key: header for header, key in mapping.items() if key}
+
+
+def error_columns(
+    *, organization: Organization, importer: Importer, mapping: dict[str, str]
+) -> dict[str, str]:
+    """What an error on a field is reported under: its CSV column, else the field's label
+    (e.g. a required custom field no column fills)."""
+    labels = {item.key: item.label for item in importer.fields(organization=organization)}
+    return {**labels, **column_of_field(mapping)}
 
 
 # --- Jobs: upload, mapping, start -------------------------------------------------------------
@@ -539,7 +572,7 @@ def import_job_run(*, organization: Organization, job_id: int) -> str:
     except ImportFileError as error:
         _fail(organization, job.pk, str(error))
         return ImportJob.Status.FAILED
-    columns = column_of_field(job.mapping)
+    columns = error_columns(organization=organization, importer=importer, mapping=job.mapping)
     position = 0
     for batch, size in _batches(importer.units(rows)):
         if position + size <= job.processed_rows:
@@ -681,7 +714,11 @@ def preview_rows(*, organization: Organization, job: ImportJob) -> Preview:
             importer=importer,
             units=importer.units(sample),
         )
-    by_column = column_of_field(job.mapping)
+    by_column = (
+        error_columns(organization=organization, importer=importer, mapping=job.mapping)
+        if importer is not None
+        else {}
+    )
     cells_by_number = dict(parsed.rows[:PREVIEW_ROWS])
     preview = []
     for row in sample:

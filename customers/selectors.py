@@ -1,5 +1,7 @@
 """Reads of customers beyond one ORM call: the filtered list, the detail page, consent state."""
 
+import functools
+import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -8,6 +10,7 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     CharField,
+    Count,
     ExpressionWrapper,
     F,
     ForeignObjectRel,
@@ -16,8 +19,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 
-from crm.models import Organization
+from crm.models import AuditEntry, Organization
 from customers.filters import CustomerFilterSet
 from customers.models import Channel, ConsentEvent, Customer, CustomFieldDefinition, ImportJob
 
@@ -194,7 +199,7 @@ REASON_NAME = "name"
 REASON_LABELS = {
     REASON_EMAIL: "Same e-mail",
     REASON_PHONE: "Same phone",
-    REASON_NAME: "Same name",
+    REASON_NAME: "Similar name",
 }
 
 
@@ -228,75 +233,115 @@ class DuplicatePair:
         return texts
 
 
-# Pairs (lower id first) of customers of one kind sharing an e-mail, a phone or a name key.
-# Set-based: e-mails and phones are unnested and hash-joined on their value, names joined on
-# the indexed name key; UNION removes the repeats of pairs sharing several values.
+# A value shared by more customers than this (a switchboard number, a shared mailbox, a very
+# common name) says little about any two of them; pairing them all would also grow with the
+# square of the group (a 100,000-customer tenant had 8 million such pairs).
+DUPLICATE_GROUP_LIMIT = 5
+
+# Pairs (lower id first) of customers of one kind sharing an e-mail, a phone or a name key,
+# with the number of pairs in every row. Set-based: each reason groups the customers by value
+# (hash aggregates; the name key also has an index), keeps groups of 2 to %(group_limit)s, pairs
+# their members, and pairs sharing several values are folded into one row with every reason.
 _PAIRS_SQL = """
-WITH c AS (
-    SELECT id, kind, emails, phones, name_key FROM {table} WHERE organization_id = %(org)s
-), e AS (
-    SELECT id, kind, unnest(emails) AS value FROM c
-), p AS (
-    SELECT id, kind, unnest(phones) AS value FROM c
+WITH groups AS (
+    SELECT 'name' AS reason, array_agg(id) AS ids FROM {table}
+     WHERE organization_id = %(org)s AND name_key <> ''
+     GROUP BY kind, name_key HAVING count(*) BETWEEN 2 AND %(group_limit)s
+    UNION ALL
+    SELECT 'email', array_agg(id) FROM {table}, unnest(emails) AS v(value)
+     WHERE organization_id = %(org)s AND emails <> '{{}}'
+     GROUP BY kind, v.value HAVING count(*) BETWEEN 2 AND %(group_limit)s
+    UNION ALL
+    SELECT 'phone', array_agg(id) FROM {table}, unnest(phones) AS v(value)
+     WHERE organization_id = %(org)s AND phones <> '{{}}'
+     GROUP BY kind, v.value HAVING count(*) BETWEEN 2 AND %(group_limit)s
 ), matches AS (
-    SELECT a.id AS first_id, b.id AS second_id, 'email' AS reason
-      FROM e a JOIN e b ON b.value = a.value AND b.kind = a.kind AND b.id > a.id
-    UNION
-    SELECT a.id, b.id, 'phone'
-      FROM p a JOIN p b ON b.value = a.value AND b.kind = a.kind AND b.id > a.id
-    UNION
-    SELECT a.id, b.id, 'name'
-      FROM c a JOIN c b ON b.name_key = a.name_key AND b.kind = a.kind AND b.id > a.id
-     WHERE a.name_key <> ''
+    SELECT DISTINCT a.id AS first_id, b.id AS second_id, g.reason
+      FROM groups g, unnest(g.ids) AS a(id), unnest(g.ids) AS b(id)
+     WHERE a.id < b.id
 ), pairs AS (
     SELECT first_id, second_id, array_agg(reason ORDER BY reason) AS reasons
       FROM matches GROUP BY first_id, second_id
 )
+SELECT first_id, second_id, reasons, count(*) OVER () AS total FROM pairs
+ ORDER BY cardinality(reasons) DESC, first_id, second_id
+ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
-def _pairs_sql(tail: str) -> str:
-    return _PAIRS_SQL.format(table=connection.ops.quote_name(Customer._meta.db_table)) + tail
+class _LazyPairs:
+    """A sequence of DuplicatePair read one slice at a time, with its length counted once."""
 
-
-class DuplicatePairs:
-    """The organization's duplicate candidates as a lazy sequence a Paginator can page.
-
-    count() is one query; a slice is one query for the pairs and one for their customers.
-    Pairs sharing more reasons come first.
-    """
-
-    def __init__(self, *, organization: Organization) -> None:
-        self.organization = organization
+    def __init__(self) -> None:
         self._count: int | None = None
+
+    def _counted(self) -> int:
+        raise NotImplementedError
 
     def count(self) -> int:
         if self._count is None:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _pairs_sql("SELECT count(*) FROM pairs"), {"org": self.organization.pk}
-                )
-                self._count = int(cursor.fetchone()[0])
+            self._count = self._counted()
         return self._count
 
     def __len__(self) -> int:
         return self.count()
 
-    def __getitem__(self, key: slice) -> list[DuplicatePair]:
+    @staticmethod
+    def _check(key: object) -> slice:
         if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("DuplicatePairs supports slices only.")
+            raise TypeError("Duplicate pairs can be sliced, not indexed.")
+        return key
+
+
+class DuplicatePairs(_LazyPairs):
+    """The organization's duplicate candidates as a lazy sequence a Paginator can page.
+
+    The pairs are found anew on every read (no stale list after a merge), in one query that
+    returns a window of pairs and their total: count() reads the window the page will ask
+    for (`window`, offset and limit), so a page costs that query and one for its customers.
+    Pairs sharing more reasons come first.
+    """
+
+    def __init__(self, *, organization: Organization, window: tuple[int, int] = (0, 25)) -> None:
+        super().__init__()
+        self.organization = organization
+        self._window = window
+        self._rows: dict[tuple[int, int], list[tuple[int, int, list[str]]]] = {}
+
+    def _read(self, offset: int, limit: int) -> list[tuple[int, int, list[str]]]:
+        if (offset, limit) not in self._rows:
+            sql = _PAIRS_SQL.format(table=connection.ops.quote_name(Customer._meta.db_table))
+            params = {
+                "org": self.organization.pk,
+                "group_limit": DUPLICATE_GROUP_LIMIT,
+                "limit": limit,
+                "offset": offset,
+            }
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            if rows:
+                self._count = int(rows[0][3])
+            elif offset == 0:
+                self._count = 0
+            self._rows[(offset, limit)] = [
+                (first, second, reasons) for first, second, reasons, _ in rows
+            ]
+        return self._rows[(offset, limit)]
+
+    def _counted(self) -> int:
+        self._read(*self._window)
+        if self._count is None:  # the window was past the end: count from the start
+            self._read(0, 1)
+        return self._count or 0
+
+    def __getitem__(self, key: slice) -> list[DuplicatePair]:
+        key = self._check(key)
         offset = max(key.start or 0, 0)
-        limit = None if key.stop is None else max(key.stop - offset, 0)
+        limit = self.count() if key.stop is None else max(key.stop - offset, 0)
         if limit == 0:
             return []
-        sql = _pairs_sql(
-            "SELECT first_id, second_id, reasons FROM pairs "
-            "ORDER BY cardinality(reasons) DESC, first_id, second_id "
-            "LIMIT %(limit)s OFFSET %(offset)s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, {"org": self.organization.pk, "limit": limit, "offset": offset})
-            rows = cursor.fetchall()
+        rows = self._read(offset, limit)
         ids = {pk for first_id, second_id, _ in rows for pk in (first_id, second_id)}
         customers = Customer.objects.filter(organization=self.organization, pk__in=ids)
         by_id = {customer.pk: customer for customer in customers.select_related("owner")}
@@ -307,9 +352,13 @@ class DuplicatePairs:
         ]
 
 
-def duplicate_pairs(*, organization: Organization) -> DuplicatePairs:
-    """Every candidate pair of the organization, lazily (for the duplicates page's Paginator)."""
-    return DuplicatePairs(organization=organization)
+def duplicate_pairs(
+    *, organization: Organization, page: int = 1, per_page: int = 25
+) -> DuplicatePairs:
+    """Every candidate pair of the organization, lazily; `page` and `per_page` say which
+    window a Paginator will ask for, so that its count and that page are one query."""
+    start = max(page - 1, 0) * per_page
+    return DuplicatePairs(organization=organization, window=(start, per_page))
 
 
 def duplicate_candidates(
@@ -326,52 +375,127 @@ def _similarity_conditions(customer: Customer) -> dict[str, Q]:
             "name_key"
         )[:1]
     )
-    nothing = Q(pk__in=[])
-    return {
-        REASON_EMAIL: Q(emails__overlap=customer.emails) if customer.emails else nothing,
-        REASON_NAME: Q(name_key=name_key) & ~Q(name_key=""),
-        REASON_PHONE: Q(phones__overlap=customer.phones) if customer.phones else nothing,
-    }
+    conditions = {REASON_NAME: Q(name_key=name_key) & ~Q(name_key="")}
+    if customer.emails:
+        conditions[REASON_EMAIL] = Q(emails__overlap=customer.emails)
+    if customer.phones:
+        conditions[REASON_PHONE] = Q(phones__overlap=customer.phones)
+    return conditions
 
 
-def _duplicates_of_queryset(customer: Customer) -> QuerySet[Customer]:
-    conditions = _similarity_conditions(customer)
-    return (
-        Customer.objects.filter(organization_id=customer.organization_id, kind=customer.kind)
-        .exclude(pk=customer.pk)
-        .filter(conditions[REASON_EMAIL] | conditions[REASON_NAME] | conditions[REASON_PHONE])
-    )
+def _any_of(conditions: dict[str, Q]) -> Q:
+    return functools.reduce(operator.or_, conditions.values())
 
 
-def duplicates_of(customer: Customer, *, limit: int | None = None) -> list[DuplicatePair]:
-    """The customers that look like `customer` (one query), each with the reasons."""
-    flags = {
-        f"same_{reason}": ExpressionWrapper(condition, output_field=BooleanField())
-        for reason, condition in _similarity_conditions(customer).items()
-    }
-    queryset = (
-        _duplicates_of_queryset(customer)
-        .annotate(**flags)
-        .select_related("owner")
-        .order_by("name", "pk")
-    )
-    if limit is not None:
-        queryset = queryset[:limit]
-    return [
-        DuplicatePair(
-            first=customer,
-            second=other,
-            reasons=tuple(
-                reason for reason in sorted(REASON_LABELS) if getattr(other, f"same_{reason}")
-            ),
+def _duplicate_conditions(customer: Customer) -> dict[str, Q]:
+    """Per reason, the condition that another customer is a likely duplicate of this one.
+
+    As on the organization's list, a name, e-mail or phone that more than
+    DUPLICATE_GROUP_LIMIT customers share (this one included) is no sign: each reason holds
+    only while few enough others match it, checked by an uncorrelated subquery that the
+    database runs once, so the whole thing stays one query.
+    """
+    others = Customer.objects.filter(
+        organization_id=customer.organization_id, kind=customer.kind
+    ).exclude(pk=customer.pk)
+    conditions = {}
+    for reason, condition in _similarity_conditions(customer).items():
+        matching = (
+            others.filter(condition).order_by().values("kind").annotate(n=Count("pk")).values("n")
         )
-        for other in queryset
-    ]
+        few = LessThan(Coalesce(Subquery(matching[:1]), 0), DUPLICATE_GROUP_LIMIT)
+        conditions[reason] = condition & Q(few)
+    return conditions
+
+
+class CustomerDuplicates(_LazyPairs):
+    """The customers that look like one customer, as a lazy sequence a Paginator can page.
+
+    count() is one query; a slice is one query (the reasons of each pair computed in SQL).
+    """
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__()
+        self.customer = customer
+        self.conditions = _duplicate_conditions(customer)
+
+    def _queryset(self) -> QuerySet[Customer]:
+        return (
+            Customer.objects.filter(
+                organization_id=self.customer.organization_id, kind=self.customer.kind
+            )
+            .exclude(pk=self.customer.pk)
+            .filter(_any_of(self.conditions))
+        )
+
+    def _counted(self) -> int:
+        return self._queryset().count()
+
+    def __getitem__(self, key: slice) -> list[DuplicatePair]:
+        key = self._check(key)
+        flags = {
+            f"same_{reason}": ExpressionWrapper(condition, output_field=BooleanField())
+            for reason, condition in self.conditions.items()
+        }
+        queryset = self._queryset().annotate(**flags).select_related("owner").order_by("name", "pk")
+        return [
+            DuplicatePair(
+                first=self.customer,
+                second=other,
+                reasons=tuple(
+                    reason for reason in sorted(self.conditions) if getattr(other, f"same_{reason}")
+                ),
+            )
+            for other in queryset[key]
+        ]
+
+
+def duplicates_of(customer: Customer) -> CustomerDuplicates:
+    """The customers that look like `customer`, each with the reasons (lazy, sliceable)."""
+    return CustomerDuplicates(customer)
 
 
 def duplicate_count_of(customer: Customer) -> int:
     """How many customers look like this one (the customer page's "Possible duplicates")."""
-    return _duplicates_of_queryset(customer).count()
+    return CustomerDuplicates(customer).count()
+
+
+def _merged_into_id(*, organization: Organization, pk: int) -> int | None:
+    entry = (
+        AuditEntry.objects.filter(
+            organization=organization,
+            object_type=Customer._meta.label_lower,
+            object_id=str(pk),
+            action=AuditEntry.Action.DELETE,
+            changes__has_key="merged_into",
+        )
+        .order_by("-created_at", "-id")
+        .values_list("changes", flat=True)
+        .first()
+    )
+    if entry is None:
+        return None
+    return int(entry["merged_into"][1])
+
+
+MERGE_CHAIN_LIMIT = 10
+
+
+def merged_into(*, organization: Organization, pk: int) -> Customer | None:
+    """The customer a since-deleted customer was merged into (from the audit trail), if any.
+
+    Lets a repeated merge (a double submit, a stale tab) say what happened instead of a bare
+    404. The kept customer may have been merged away in turn: the chain is followed.
+    """
+    target_id = _merged_into_id(organization=organization, pk=pk)
+    for _ in range(MERGE_CHAIN_LIMIT):
+        if target_id is None:
+            return None
+        target = customer_get(organization=organization, pk=target_id)
+        if target is not None:
+            return target
+        target_id = _merged_into_id(organization=organization, pk=target_id)
+    return None
 
 
 # --- What points at a customer ------------------------------------------------------------

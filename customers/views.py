@@ -410,11 +410,17 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     """Pairs of customers that look like one; ?customer=<pk> narrows to one customer's."""
     organization = _organization(request)
     customer = None
+    pairs: Any  # a lazy sequence of DuplicatePair, paged by the Paginator
     if request.GET.get("customer", "").isdigit():
         customer = _customer_or_404(request, int(request.GET["customer"]))
-        pairs: Any = selectors.duplicates_of(customer)
+        pairs = selectors.duplicates_of(customer)
     else:
-        pairs = selectors.duplicate_pairs(organization=organization)
+        number = request.GET.get("page", "")
+        pairs = selectors.duplicate_pairs(
+            organization=organization,
+            page=int(number) if number.isdigit() else 1,
+            per_page=PAGE_SIZE,
+        )
     page_obj = Paginator(pairs, PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -426,6 +432,7 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
             "page_obj": page_obj,
             "customer": customer,
             "query_string": params.urlencode(),
+            "group_limit": selectors.DUPLICATE_GROUP_LIMIT,
         },
     )
 
@@ -441,13 +448,37 @@ def _flat_messages(error: ValidationError) -> list[str]:
     ]
 
 
-@requires("customers.change")
+def _merge_party_or_gone(request: HttpRequest, pk: int) -> Customer | HttpResponse:
+    """The customer, or (when it was merged away already) a page saying into whom; else 404."""
+    organization = _organization(request)
+    customer = selectors.customer_get(organization=organization, pk=pk)
+    if customer is not None:
+        return customer
+    kept = selectors.merged_into(organization=organization, pk=pk)
+    if kept is None:
+        raise Http404("No such customer.")
+    return render(
+        request,
+        "customers/customer_merge.html",
+        {"nav": "customers", "already_merged_into": kept, "missing_pk": pk},
+        status=409,
+    )
+
+
+@requires("customers.delete")
 @require_http_methods(["GET", "POST"])
 def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse:
-    """Compare two customers side by side; POST merges the other one into this one (kept)."""
+    """Compare two customers side by side; POST merges the other one into this one (kept).
+
+    Merging deletes the other customer, so it needs the permission to delete customers.
+    """
     organization = _organization(request)
-    target = _customer_or_404(request, pk)
-    source = _customer_or_404(request, other_pk)
+    target = _merge_party_or_gone(request, pk)
+    if isinstance(target, HttpResponse):
+        return target
+    source = _merge_party_or_gone(request, other_pk)
+    if isinstance(source, HttpResponse):
+        return source
     problems = services.merge_problems(source=source, target=target)
     form = MergeForm(
         request.POST if request.method == "POST" and not problems else None,
@@ -457,7 +488,7 @@ def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse
     )
     if request.method == "POST" and not problems and form.is_valid():
         try:
-            services.customer_merge(
+            merged = services.customer_merge(
                 organization=organization,
                 actor=_actor(request),
                 source=source,
@@ -468,8 +499,8 @@ def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse
             for message in _flat_messages(error):
                 form.add_error(None, message)
         else:
-            messages.success(request, f"{source.name} was merged into {target.name}.")
-            return _redirect(request, _url(request, "customers:detail", pk=target.pk))
+            messages.success(request, f"{source.name} was merged into {merged.name}.")
+            return _redirect(request, _url(request, "customers:detail", pk=merged.pk))
     context = {
         "nav": "customers",
         "target": target,

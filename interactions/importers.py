@@ -30,6 +30,7 @@ from customers.imports import (
     Importer,
     ImportField,
     SourceRow,
+    choice_value,
     register_importer,
 )
 from customers.models import Customer, ImportJob
@@ -73,16 +74,8 @@ FIELDS = [
 _CUSTOMER_KEYS = ("customer_external_id", "customer_email")
 
 
-def _choice(value: str, choices: Any) -> str | None:
-    wanted = value.strip().casefold()
-    for stored, label in choices:
-        if wanted in (str(stored).casefold(), str(label).casefold()):
-            return str(stored)
-    return None
-
-
 def _is_purchase(row: SourceRow) -> bool:
-    return _choice(row.get("kind"), Kind.choices) == Kind.PURCHASE
+    return choice_value(row.get("kind"), Kind.choices) == Kind.PURCHASE
 
 
 def event_key(unit: list[SourceRow]) -> tuple[str, str]:
@@ -198,7 +191,9 @@ class InteractionImporter(Importer):
         keys = {event_key(unit) for unit in units}
         existing = set(
             Interaction.objects.filter(
-                organization=organization, external_id__in={external_id for _, external_id in keys}
+                organization=organization,
+                source__in={source for source, _ in keys},
+                external_id__in={external_id for _, external_id in keys},
             ).values_list("source", "external_id")
         )
         try:
@@ -280,7 +275,7 @@ class InteractionImporter(Importer):
         lines: list[services.PurchaseLineInput] = []
         try:
             customer = self._customer(batch, head)
-            kind = _choice(head.get("kind"), Kind.choices)
+            kind = choice_value(head.get("kind"), Kind.choices)
             if kind is None:
                 raise _RowProblem("kind", f"“{head.get('kind')}” is not a kind of interaction.")
             common: dict[str, Any] = {
@@ -296,7 +291,7 @@ class InteractionImporter(Importer):
             }
             for name, choices in (("channel", Channel.choices), ("direction", Direction.choices)):
                 if head.get(name):
-                    value = _choice(head.get(name), choices)
+                    value = choice_value(head.get(name), choices)
                     if value is None:
                         raise _RowProblem(name, f"“{head.get(name)}” is not a {name}.")
                     common[name] = value

@@ -2,6 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
+from interactions import exports
 from interactions.views import cases, customer, products, tasks
 
 app_name = "interactions"
@@ -11,6 +12,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "customers/<int:customer_pk>/timeline/",
         customer.customer_timeline,
         name="timeline",
+    ),
+    path(
+        "customers/<int:customer_pk>/timeline.csv",
+        exports.customer_timeline_csv,
+        name="timeline_csv",
     ),
     path(
         "customers/<int:customer_pk>/key-facts/",
