@@ -30,6 +30,8 @@ from crm.services import (
     audit_snapshot,
     audit_update,
 )
+from crm.webhooks import events as webhook_events
+from crm.webhooks.services import webhook_data, webhook_event_publish
 from customers.models import Channel, ConsentEvent, Customer, CustomFieldDefinition
 from customers.selectors import customer_relations, is_people_relation
 
@@ -431,6 +433,11 @@ def customer_create(*, organization: Organization, actor: User | None, **fields:
     with transaction.atomic():
         customer.save(force_insert=True)
         audit_create(organization=organization, actor=actor, instance=customer)
+        webhook_event_publish(
+            organization=organization,
+            event=webhook_events.CUSTOMER_CREATED,
+            payload=webhook_data(customer),
+        )
     return customer
 
 
@@ -452,7 +459,12 @@ def customer_update(
             update_fields.append(name)
     with transaction.atomic():
         customer.save(update_fields=update_fields)
-        audit_update(organization=organization, actor=actor, instance=customer, before=before)
+        if audit_update(organization=organization, actor=actor, instance=customer, before=before):
+            webhook_event_publish(
+                organization=organization,
+                event=webhook_events.CUSTOMER_UPDATED,
+                payload=webhook_data(customer),
+            )
     return customer
 
 
@@ -926,6 +938,11 @@ def customer_merge(
                 **{name: [value, None] for name, value in source_before.items()},
                 "merged_into": [None, target.pk],
             },
+        )
+        webhook_event_publish(
+            organization=organization,
+            event=webhook_events.CUSTOMER_MERGED,
+            payload={**webhook_data(target), "merged_from_id": source.pk},
         )
         source.delete()
     return target

@@ -8,3 +8,6 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBac
 # Serve static files straight from static/ while developing (no collectstatic needed).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Local receivers (http://127.0.0.1:...) are fine for webhooks while developing.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+WEBHOOKS_REQUIRE_HTTPS = False

@@ -16,3 +16,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Tests deliver webhooks to a receiver on 127.0.0.1 (the production guard has its own tests).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+WEBHOOKS_REQUIRE_HTTPS = False

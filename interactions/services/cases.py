@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from crm.models import Organization, User
 from crm.services import audit_create, audit_snapshot, audit_update
+from crm.webhooks import events as webhook_events
+from crm.webhooks.services import webhook_data, webhook_event_publish
 from customers.models import Customer
 from interactions.models import (
     DEFAULT_CASE_DUE_HOURS,
@@ -124,6 +126,9 @@ def case_open(
             priority=priority,
             assignee=assignee.display_name if assignee else None,
         )
+        webhook_event_publish(
+            organization=organization, event=webhook_events.CASE_CREATED, payload=webhook_data(case)
+        )
     return case
 
 
@@ -162,6 +167,11 @@ def case_assign(
             change="assignee",
             assignee=name,
         )
+        webhook_event_publish(
+            organization=organization,
+            event=webhook_events.CASE_UPDATED,
+            payload=webhook_data(locked),
+        )
     return locked
 
 
@@ -199,5 +209,10 @@ def case_change_status(
             change="status",
             status_from=before["status"],
             status_to=status,
+        )
+        webhook_event_publish(
+            organization=organization,
+            event=webhook_events.CASE_UPDATED,
+            payload=webhook_data(locked),
         )
     return locked

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from crm.models import Organization, User
 from crm.services import audit_create
+from crm.webhooks import events as webhook_events
+from crm.webhooks.services import webhook_data, webhook_event_publish
 from customers.models import Customer
 from interactions.models import (
     DEFAULT_CHANNEL_OF_KIND,
@@ -112,6 +114,11 @@ def create_event(
         if existing is None:
             raise
         return existing, False
+    webhook_event_publish(
+        organization=interaction.organization,
+        event=webhook_events.INTERACTION_CREATED,
+        payload=webhook_data(interaction),
+    )
     return interaction, True
 
 

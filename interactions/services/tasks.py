@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from crm.models import Organization, User
 from crm.services import audit_create, audit_snapshot, audit_update
+from crm.webhooks import events as webhook_events
+from crm.webhooks.services import webhook_data, webhook_event_publish
 from customers.models import Customer
 from interactions.models import (
     Interaction,
@@ -50,6 +52,9 @@ def task_create(
             created_by=actor,
         )
         audit_create(organization=organization, actor=actor, instance=task)
+        webhook_event_publish(
+            organization=organization, event=webhook_events.TASK_CREATED, payload=webhook_data(task)
+        )
     return task
 
 
@@ -66,6 +71,12 @@ def _set_task_done(
         locked.done_at = done_at
         locked.save(update_fields=["done_at"])
         audit_update(organization=organization, actor=actor, instance=locked, before=before)
+        if done_at is not None:
+            webhook_event_publish(
+                organization=organization,
+                event=webhook_events.TASK_COMPLETED,
+                payload=webhook_data(locked),
+            )
     return locked
 
 
