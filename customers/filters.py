@@ -4,8 +4,8 @@ import re
 from typing import Any
 
 import django_filters
-from django.contrib.postgres.search import SearchQuery
-from django.db.models import QuerySet
+from django.contrib.postgres.search import SearchQueryField
+from django.db.models import BooleanField, F, Func, QuerySet, Value
 
 from crm.models import Organization, User
 from customers.models import Customer
@@ -50,6 +50,38 @@ def search_tsquery(text: str) -> str | None:
         return None
     quoted = (token.replace("\\", "\\\\").replace("'", "''") for token in tokens)
     return " & ".join(f"'{token}':*" for token in quoted)
+
+
+class _Matches(Func):
+    """`search_vector @@ (query::tsquery || to_tsquery('simple', query))`.
+
+    The parser behind to_tsquery splits a typed "ada@example" into a phrase of two words that no
+    address matches, while the cast keeps it one prefix of the indexed 'ada@example.com'; the
+    parser in turn splits "mj+news@example.net" as the document's parser did. Either reading
+    matching is a match.
+    """
+
+    template = "%(expressions)s"
+    arg_joiner = " @@ "
+    output_field = BooleanField()
+
+
+class _EitherReading(Func):
+    output_field = SearchQueryField()
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql}::tsquery || to_tsquery('simple', {sql}))", (*params, *params)
+
+
+def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Customer]:
+    """Customers whose name, e-mail, phone or tag match every token of `text` as a prefix."""
+    query = search_tsquery(text)
+    if query is None:
+        return queryset if not (text or "").strip() else queryset.none()
+    return queryset.filter(_Matches(F("search_vector"), _EitherReading(Value(query))))
 
 
 def active_members(*, organization: Organization) -> QuerySet[User]:
@@ -120,10 +152,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         self.form.fields["tag"].widget.attrs.update({"list": "known-tags", "autocomplete": "off"})
 
     def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> Any:
-        query = search_tsquery(value)
-        if query is None:
-            return queryset if not value.strip() else queryset.none()
-        return queryset.filter(search_vector=SearchQuery(query, search_type="raw", config="simple"))
+        return search_customers(queryset, value)
 
     def filter_tag(self, queryset: QuerySet[Customer], name: str, value: str) -> Any:
         tag = value.strip().lower()

@@ -248,3 +248,15 @@ def test_people_list_is_capped(org_a: Organization) -> None:
         detail = selectors.customer_detail(organization=org_a, customer=company)
     assert len(detail.people) == selectors.PEOPLE_SHOWN
     assert detail.people_count == selectors.PEOPLE_SHOWN + 5
+
+
+def test_search_matches_a_typed_prefix_of_an_email_address(in_org_a: Organization) -> None:
+    """The tsquery parser would split "ada@example" into two words; the search must not."""
+    from customers.filters import search_customers
+
+    ada = add_customer(in_org_a, "Ada Lovelace", emails=["Ada@Example.com"])
+    add_customer(in_org_a, "Charles Babbage", emails=["charles@engine.test"])
+    for typed in ("ada@example", "ADA@EX", "example.co", "ada@example.com", "lovel ada"):
+        found = search_customers(Customer.objects.all(), typed)
+        assert list(found.values_list("pk", flat=True)) == [ada.pk], typed
+    assert not search_customers(Customer.objects.all(), "ada@engine").exists()

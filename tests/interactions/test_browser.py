@@ -14,8 +14,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from crm.permissions import Role
 from crm.tenancy import tenant_context
-from interactions.models import Case, Kind, Task
+from interactions.models import Case, Interaction, Kind, Task
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, browser_db, screenshot
+from tests.customers.helpers import add_customer as create_customer
 from tests.factories import PASSWORD, make_member, make_organization
 from tests.interactions.helpers import add_customer, add_interaction, ago
 
@@ -140,3 +141,86 @@ def test_the_timeline_and_quick_actions_work_in_place(live_server) -> None:
     assert (case.status, case.assignee_id) == ("open", member.pk)
     assert task.interaction is not None and task.interaction.kind == Kind.MEETING
     assert task.done_at is not None
+
+
+def test_a_service_agent_finds_a_customer_reads_every_channel_logs_a_call_and_opens_a_case(
+    live_server,
+) -> None:
+    acme = make_organization(name="Acme Retail", slug="acme")
+    agent = make_member(acme, Role.SERVICE, email="sue@acme.test", full_name="Sue Service")
+    # Through the customer services, so that they are indexed for search.
+    customer = create_customer(acme, "Ada Lovelace", emails=["ada@example.com"])
+    create_customer(acme, "Charles Babbage")
+    history = [
+        (Kind.EMAIL_OPENED, "email", "Opened: spring catalogue", 40),
+        (Kind.WEB_VISIT, "web", "Viewed rain jackets", 30),
+        (Kind.STORE_VISIT, "store", "Tried on boots in Leeds", 20),
+        (Kind.COMPLAINT, "phone", "Boots leak after a week", 3),
+    ]
+    for kind, channel, subject, days in history:
+        add_interaction(
+            customer, kind=kind, channel=channel, subject=subject, occurred_at=ago(days=days)
+        )
+
+    def flow(page: Page) -> None:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.get_by_label("E-mail").fill(agent.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(re.compile(r"/acme/"))
+
+        # The customer calls: the agent finds her by e-mail.
+        page.goto(f"{live_server.url}/acme/customers/")
+        page.get_by_role("textbox", name="Search").fill("ada@example")
+        results = page.locator("#customer-results")
+        expect(results.get_by_role("link", name="Ada Lovelace")).to_be_visible()
+        expect(results.get_by_role("link", name="Charles Babbage")).to_have_count(0)
+        results.get_by_role("link", name="Ada Lovelace").click()
+        expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+
+        # Her history on every channel is on one timeline, newest first.
+        entries = page.locator(f"#timeline-entries-{customer.pk} > li.timeline-entry")
+        expect(entries).to_have_count(4)
+        expect(entries.nth(0)).to_contain_text("Boots leak after a week")
+        expect(entries.nth(1)).to_contain_text("Tried on boots in Leeds")
+        expect(entries.nth(2)).to_contain_text("Viewed rain jackets")
+        expect(entries.nth(3)).to_contain_text("Opened: spring catalogue")
+
+        # She explains once; the agent logs the call.
+        page.get_by_role("button", name="Log call").click()
+        form = page.locator(f"#quick-action-slot-{customer.pk} form")
+        expect(form).to_be_visible()
+        settled(page)
+        form.get_by_label("Subject").fill("Called about leaking boots")
+        form.get_by_role("button", name="Log it").click()
+        expect(page.get_by_text("Call logged.")).to_be_visible()
+        expect(entries.first).to_contain_text("Called about leaking boots")
+        settled(page)
+
+        # And opens a case for the faulty boots, without leaving the page.
+        page.get_by_role("button", name="Open case").click()
+        case_form = page.locator(f"#quick-action-slot-{customer.pk} form")
+        expect(case_form).to_be_visible()
+        settled(page)
+        case_form.get_by_label("Subject").fill("Replace leaking boots")
+        case_form.get_by_label("Priority").select_option("high")
+        case_form.get_by_role("button", name="Open case").click()
+        expect(page.get_by_text("Case #1 opened.", exact=True)).to_be_visible()
+        expect(entries.first).to_contain_text("Replace leaking boots")
+        screenshot(page, "service-agent-360")
+
+    drive(flow)
+    with tenant_context(acme.pk):
+        call = Interaction.objects.get(kind=Kind.CALL)
+        case = Case.objects.get()
+    assert (call.customer_id, call.subject, call.user_id) == (
+        customer.pk,
+        "Called about leaking boots",
+        agent.pk,
+    )
+    assert (case.customer_id, case.subject, case.priority, case.number) == (
+        customer.pk,
+        "Replace leaking boots",
+        "high",
+        1,
+    )
