@@ -260,3 +260,39 @@ def test_search_matches_a_typed_prefix_of_an_email_address(in_org_a: Organizatio
         found = search_customers(Customer.objects.all(), typed)
         assert list(found.values_list("pk", flat=True)) == [ada.pk], typed
     assert not search_customers(Customer.objects.all(), "ada@engine").exists()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_search_and_duplicate_checks_can_use_the_gin_indexes_under_rls(
+    in_org_a: Organization,
+) -> None:
+    """Row-level security only lets LEAKPROOF operators into index scans: setup_database marks
+    the full-text and array operators so, or every search scans the whole tenant."""
+    from django.db import connection, connections, transaction
+
+    from customers.filters import search_customers
+
+    add_customer(in_org_a, "Ada Lovelace", emails=["ada@example.com"], tags=["vip"])
+    # Enough other customers that an index is the cheap plan once the planner may use it.
+    Customer.objects.bulk_create(
+        Customer(
+            organization=in_org_a,
+            name=f"Person {n}",
+            emails=[f"person{n}@example.org"],
+            search_document=f"person {n} person{n}@example.org",
+        )
+        for n in range(3000)
+    )
+    with connections["owner"].cursor() as cursor:  # only the owner may ANALYZE
+        cursor.execute("ANALYZE customers_customer")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plans = {
+            "search": search_customers(Customer.objects.all(), "ada@exa").explain(),
+            "emails": Customer.objects.filter(emails__overlap=["ada@example.com"]).explain(),
+            "tags": Customer.objects.filter(tags__contains=["vip"]).explain(),
+        }
+    assert "customer_search_idx" in plans["search"], plans["search"]
+    assert "customer_emails_idx" in plans["emails"], plans["emails"]
+    assert "customer_tags_idx" in plans["tags"], plans["tags"]
