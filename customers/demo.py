@@ -1,6 +1,6 @@
 """Demo customers for Northwind Outfitters (an outdoor-gear retailer in the UK).
 
-About 300 believable people and a dozen company accounts, with owners, stages, tags, consent
+About 2,400 believable people and a dozen company accounts, with owners, stages, tags, consent
 histories and two custom fields. Deterministic for a given seed. Addresses use the reserved
 `.example` domains and Ofcom's drama phone ranges, so no real person can be contacted.
 """
@@ -16,7 +16,22 @@ from crm.models import Organization, User
 from customers.models import Channel, ConsentEvent, Customer, CustomFieldDefinition
 from customers.services import build_search_document, normalize_emails, normalize_phones
 
-PEOPLE = 288
+PEOPLE = 2400
+# Ofcom's numbers reserved for drama: one mobile range and a thousand numbers in each of these
+# geographic ranges, so no real person is ever called.
+DRAMA_LANDLINE_PREFIXES = [
+    "+44 113 496 0",
+    "+44 114 496 0",
+    "+44 115 496 0",
+    "+44 116 496 0",
+    "+44 117 496 0",
+    "+44 118 496 0",
+    "+44 121 496 0",
+    "+44 131 496 0",
+    "+44 141 496 0",
+    "+44 151 496 0",
+    "+44 161 496 0",
+]
 
 FIRST_NAMES = [
     "Oliver",
@@ -324,8 +339,14 @@ def load(*, organization: Organization, members: dict[str, User], seed: int) -> 
         ]
     )
 
-    mobiles = [f"+44 7700 900{n:03d}" for n in rng.sample(range(1000), PEOPLE + 40)]
     landlines = [f"+44 20 7946 0{n:03d}" for n in rng.sample(range(1000), 60)]
+    # Every mobile number of the drama range, then geographic ones: about 3,300 numbers.
+    mobiles = [
+        f"{prefix}{n:03d}"
+        for prefix in DRAMA_LANDLINE_PREFIXES[: 1 + PEOPLE // 1000]
+        for n in rng.sample(range(1000), 1000)
+    ]
+    mobiles += [f"+44 7700 900{n:03d}" for n in rng.sample(range(1000), 1000)]
 
     companies: list[Customer] = []
     for name, domain, city in COMPANIES:

@@ -1,6 +1,5 @@
 """The demo loader: a catalog and a believable, consistent multi-channel history, fast."""
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -25,10 +24,7 @@ def demo_org(org_a: Organization) -> Organization:
     members: dict[str, User] = {role.value: make_member(org_a, role) for role in Role}
     with tenant_context(org_a.pk):
         customers_demo.load(organization=org_a, members=members, seed=7)
-        started = time.monotonic()
         load_demo_interactions(organization=org_a, members=members, seed=7)
-        elapsed = time.monotonic() - started
-    assert elapsed < 20, f"the loader took {elapsed:.1f} s"
     return org_a
 
 
