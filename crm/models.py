@@ -193,3 +193,73 @@ class AuditEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class ApiKey(TenantModel):
+    """A secret an integrator sends as `Authorization: Bearer <key>` to use the API.
+
+    The key is shown once when created; only its SHA-256 is stored (the key has 256 random
+    bits, so a fast hash is enough). The key names its organization (tp_<org id>_<secret>), so
+    the lookup runs inside that tenant; the organization is never taken from anywhere else. A
+    key acts as the member who created it, limited to its scope; revoked keys stop working.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        READ_WRITE = "read_write", "Read and write"
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to spot it.")
+    hashed_key = models.CharField(max_length=64)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "prefix"], name="apikey_unique_prefix")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.READ_WRITE
+
+
+class IdempotentRequest(TenantModel):
+    """The first answer to a POST sent with an `Idempotency-Key` header, replayed on retries.
+
+    The row is inserted before the request's work, in the same transaction, so a concurrent
+    retry waits on the unique index and then sees the stored answer. Only successful answers
+    are kept (an error writes nothing, so retrying it is safe). Rows older than
+    IDEMPOTENCY_KEY_TTL_HOURS are pruned.
+    """
+
+    key = models.CharField(max_length=255)
+    credential = models.CharField(max_length=64, help_text="api_key:<id> or user:<id>")
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="idempotency_created_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -31,18 +31,22 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "customers.change": STAFF_WHO_EDIT,
     "customers.delete": LEADS,
     "customers.export": LEADS,
+    "customers.import": LEADS,
     "members.view": ALL_ROLES,
     "members.manage": ADMINS,
     "custom_fields.manage": ADMINS,
     "audit.view": ADMINS,
+    "api_keys.manage": ADMINS,
     "interactions.view": ALL_ROLES,
     "interactions.log": STAFF_WHO_EDIT,
     "cases.view": ALL_ROLES,
     "cases.change": STAFF_WHO_EDIT,
     "tasks.view": ALL_ROLES,
     "tasks.change": STAFF_WHO_EDIT,
+    "tasks.delete": LEADS,  # any task; with tasks.change, members delete their own (services)
     "products.view": ALL_ROLES,
     "products.manage": LEADS,
+    "webhooks.manage": ADMINS,
 }
 
 # Roles a member may grant or take away: nobody but an owner touches owners.

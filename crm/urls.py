@@ -32,11 +32,14 @@ organization_patterns: list[URLPattern | URLResolver] = [
         name="organization_settings",
     ),
     path("settings/audit/", audit.audit_log, name="audit_log"),
+    path("settings/api-keys/", include("crm.api.page_urls")),
+    path("settings/webhooks/", include("crm.webhooks.urls")),
     path("invitations/<str:token>/", members.invitation_accept, name="invitation_accept"),
 ]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("api/v1/", include("crm.api.urls")),
     path("", accounts.home, name="home"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/login/", accounts.login, name="login"),

@@ -41,7 +41,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crm",
+    "crm.webhooks",
     "customers",
     "interactions",
 ]
@@ -170,6 +174,66 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Touchpoint <no-reply@touchpoint.localhost>")
+
+# --- REST API (crm/api) ----------------------------------------------------------------------
+# Requests per API key (or per signed-in user) per period: "<n>/<second|minute|hour|day>".
+API_RATE_LIMIT = env("API_RATE_LIMIT", "1200/min")
+IDEMPOTENCY_KEY_TTL_HOURS = int(env("IDEMPOTENCY_KEY_TTL_HOURS", "24"))
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crm.api.authentication.ApiKeyAuthentication",
+        "crm.api.authentication.OrganizationSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.RolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.TenantCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "crm.api.filters.TenantFilterBackend",
+        "crm.api.filters.UpdatedSinceFilter",
+        "crm.api.filters.TenantOrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["crm.api.parsers.StrictJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "crm.api.schema.TenantAutoSchema",
+    "EXCEPTION_HANDLER": "crm.api.errors.exception_handler",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Touchpoint API",
+    "DESCRIPTION": (
+        "The REST API of Touchpoint CRM. Send an API key as `Authorization: Bearer <key>`; "
+        "browser sessions work too, naming the organization in an `X-Organization` header."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "DEFAULT_GENERATOR_CLASS": "crm.api.schema.TenantSchemaGenerator",
+    # Customers' contact channels and interactions' channels are different choice sets.
+    "ENUM_NAME_OVERRIDES": {
+        "ContactChannelEnum": "customers.models.Channel",
+        "InteractionChannelEnum": "interactions.models.Channel",
+        "CustomerKindEnum": "customers.models.Customer.Kind",
+        "InteractionKindEnum": "interactions.models.Kind",
+        "CaseStatusEnum": "interactions.models.Case.Status",
+    },
+}
+
+# --- Webhooks (crm/webhooks) -----------------------------------------------------------------
+# Attempts per delivery; the wait after attempt n is BASE * FACTOR**(n-1) seconds (10, 30, 90...).
+WEBHOOK_MAX_ATTEMPTS = int(env("WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_RETRY_BASE_SECONDS = int(env("WEBHOOK_RETRY_BASE_SECONDS", "10"))
+WEBHOOK_RETRY_FACTOR = int(env("WEBHOOK_RETRY_FACTOR", "3"))
+WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "5"))
+# Deliveries failing every attempt, in a row, that disable an endpoint.
+WEBHOOK_DISABLE_AFTER = int(env("WEBHOOK_DISABLE_AFTER", "5"))
+# Server-side request forgery guard: endpoints on private/loopback addresses and plain http are
+# refused unless these say otherwise (dev and test settings allow them).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS", True)
 
 # --- I18N, static -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

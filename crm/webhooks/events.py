@@ -17,7 +17,7 @@ EVENT_CHOICES: list[tuple[str, str]] = [
     (CUSTOMER_MERGED, "Customers merged"),
     (INTERACTION_CREATED, "Interaction logged (incl. purchases and returns)"),
     (CASE_CREATED, "Case opened"),
-    (CASE_UPDATED, "Case updated (assignee or status)"),
+    (CASE_UPDATED, "Case updated (assignee, status or details)"),
     (TASK_CREATED, "Task created"),
     (TASK_COMPLETED, "Task completed"),
 ]
