@@ -178,10 +178,15 @@ PurchaseLineFormSet = forms.formset_factory(
 )
 
 
-class CaseOpenForm(forms.Form):
+class CaseEditForm(forms.Form):
+    """What of a case can be edited after opening (assignee and status have their own forms)."""
+
     subject = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     priority = forms.ChoiceField(choices=Case.Priority.choices, initial=Case.Priority.NORMAL)
+
+
+class CaseOpenForm(CaseEditForm):
     assignee = MemberChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Unassigned"
     )
@@ -193,14 +198,32 @@ class CaseOpenForm(forms.Form):
         )
 
 
-class TaskForm(forms.Form):
-    """A follow-up; `interaction` links it to the timeline entry it came from."""
+class TaskEditForm(forms.Form):
+    """A follow-up's title, due date and assignee.
+
+    `holder` (the task's current assignee) stays a choice even if they may no longer take tasks,
+    so the rest of the task can be edited without reassigning it.
+    """
 
     title = forms.CharField(max_length=200)
     due_date = forms.DateField(required=False, widget=DateInput())
     assignee = MemberChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Nobody yet"
     )
+
+    def __init__(
+        self, *args: Any, organization: Organization, holder_id: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        members = assignable_members(organization=organization, permission="tasks.change")
+        if holder_id is not None:
+            members = (members | User.objects.filter(pk=holder_id)).distinct()
+        self.fields["assignee"].queryset = members  # type: ignore[attr-defined]
+
+
+class TaskForm(TaskEditForm):
+    """A new follow-up; `interaction` links it to the timeline entry it came from."""
+
     interaction = forms.ModelChoiceField(
         queryset=Interaction.all_tenants.none(), required=False, widget=forms.HiddenInput()
     )
@@ -208,10 +231,7 @@ class TaskForm(forms.Form):
     def __init__(
         self, *args: Any, organization: Organization, customer: Customer, **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = assignable_members(  # type: ignore[attr-defined]
-            organization=organization, permission="tasks.change"
-        )
+        super().__init__(*args, organization=organization, **kwargs)
         self.fields["interaction"].queryset = Interaction.objects.filter(  # type: ignore[attr-defined]
             organization=organization, customer_id=customer.pk
         )

@@ -7,10 +7,12 @@ interactions, so whoever opens the customer sees them.
 """
 
 from interactions.services.cases import (
+    CASE_EDITABLE_FIELDS,
     case_assign,
     case_change_status,
     case_due_hours,
     case_open,
+    case_update,
 )
 from interactions.services.events import (
     PurchaseLineInput,
@@ -20,16 +22,27 @@ from interactions.services.events import (
     return_record,
 )
 from interactions.services.products import PRODUCT_FIELDS, product_create, product_update
-from interactions.services.tasks import task_complete, task_create, task_reopen
+from interactions.services.tasks import (
+    TASK_EDITABLE_FIELDS,
+    task_complete,
+    task_create,
+    task_delete,
+    task_may_delete,
+    task_reopen,
+    task_update,
+)
 
 __all__ = [
+    "CASE_EDITABLE_FIELDS",
     "PRODUCT_FIELDS",
+    "TASK_EDITABLE_FIELDS",
     "PurchaseLineInput",
     "ReturnLineInput",
     "case_assign",
     "case_change_status",
     "case_due_hours",
     "case_open",
+    "case_update",
     "interaction_log",
     "product_create",
     "product_update",
@@ -37,5 +50,8 @@ __all__ = [
     "return_record",
     "task_complete",
     "task_create",
+    "task_delete",
+    "task_may_delete",
     "task_reopen",
+    "task_update",
 ]

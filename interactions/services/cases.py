@@ -1,4 +1,4 @@
-"""Service cases: numbering, due times, assignment and status, each change on the timeline."""
+"""Service cases: numbering, due times, edits, assignment and status, changes on the timeline."""
 
 import datetime
 from typing import Any
@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.models import Organization, User
-from crm.services import audit_create, audit_snapshot, audit_update
+from crm.services import audit_create, audit_diff, audit_snapshot, audit_update
 from crm.webhooks import events as webhook_events
 from crm.webhooks.services import webhook_data, webhook_event_publish
 from customers.models import Customer
@@ -70,6 +70,28 @@ def _case_timeline_entry(
     )
 
 
+class _Unset:
+    """A keyword left out (None is a value some fields could take)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+# What case_update may change (assignee and status have their own services).
+CASE_EDITABLE_FIELDS = ("subject", "description", "priority")
+
+
+def _case_due_at(opened_at: datetime.datetime, priority: str) -> datetime.datetime:
+    return opened_at + datetime.timedelta(hours=case_due_hours(priority))
+
+
+def _check_subject(errors: dict[str, str], subject: str) -> None:
+    if not subject:
+        errors["subject"] = "Say what the case is about."
+    check_length(errors, "subject", subject, 200)
+
+
 def case_open(
     *,
     organization: Organization,
@@ -87,9 +109,7 @@ def case_open(
     """
     subject = subject.strip()
     errors = check_customer(organization, customer)
-    if not subject:
-        errors["subject"] = "Say what the case is about."
-    check_length(errors, "subject", subject, 200)
+    _check_subject(errors, subject)
     check_choice(errors, "priority", priority, Case.Priority)
     errors.update(check_member(organization, assignee, "assignee", "cases.change"))
     if interaction is not None and (
@@ -109,7 +129,7 @@ def case_open(
             priority=priority,
             assignee=assignee,
             opened_by=actor,
-            due_at=now + datetime.timedelta(hours=case_due_hours(priority)),
+            due_at=_case_due_at(now, priority),
             created_at=now,
             updated_at=now,
         )
@@ -136,6 +156,70 @@ def _locked_case(organization: Organization, case: Case) -> Case:
     if case.organization_id != organization.pk:
         raise ValidationError({"case": "Choose a case of this organization."})
     return Case.objects.select_for_update().get(organization=organization, pk=case.pk)
+
+
+def case_update(
+    *,
+    organization: Organization,
+    actor: User | None,
+    case: Case,
+    subject: str = UNSET,
+    description: str = UNSET,
+    priority: str = UNSET,
+) -> Case:
+    """Edit what is given of subject, description and priority; audited, `case.updated` sent.
+
+    A new priority moves the due time to the opening time plus that priority's target, unless
+    the case is already resolved or closed (its due time is history then), and is noted on the
+    timeline like assignment and status changes. Text edits are only audited.
+    """
+    errors: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+    if subject is not UNSET:
+        fields["subject"] = str(subject or "").strip()
+        _check_subject(errors, fields["subject"])
+    if description is not UNSET:
+        fields["description"] = str(description or "")
+    if priority is not UNSET:
+        fields["priority"] = priority
+        check_choice(errors, "priority", priority, Case.Priority)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = _locked_case(organization, case)
+        old_priority_label = locked.get_priority_display()
+        before = audit_snapshot(locked, [*fields, "due_at", "updated_at"])
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        priority_changed = locked.priority != before["priority"] if "priority" in fields else False
+        if priority_changed and locked.is_open:
+            locked.due_at = _case_due_at(locked.created_at, locked.priority)
+        if not audit_diff(before, audit_snapshot(locked, before)):
+            return locked
+        locked.updated_at = timezone.now()
+        changes = audit_update(
+            organization=organization, actor=actor, instance=locked, before=before
+        )
+        locked.save(update_fields=list(changes))
+        if priority_changed:
+            _case_timeline_entry(
+                organization=organization,
+                actor=actor,
+                case=locked,
+                subject=(
+                    f"Case #{locked.number} priority: {old_priority_label} → "
+                    f"{locked.get_priority_display()}"
+                ),
+                change="priority",
+                priority_from=before["priority"],
+                priority_to=locked.priority,
+            )
+        webhook_event_publish(
+            organization=organization,
+            event=webhook_events.CASE_UPDATED,
+            payload=webhook_data(locked),
+        )
+    return locked
 
 
 def case_assign(

@@ -1,4 +1,5 @@
-"""The service queue and the case page; assignment and status change in place (HTMX)."""
+"""The service queue and the case page; assignment and status change in place (HTMX); the
+case page edits the subject, description and priority."""
 
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.permissions import requires
 from interactions import services
-from interactions.forms import CaseAssignForm, CaseStatusForm
+from interactions.forms import CaseAssignForm, CaseEditForm, CaseStatusForm, apply_service_errors
 from interactions.models import Case
 from interactions.selectors import (
     CASE_QUEUE_TABS,
@@ -75,14 +76,53 @@ def queue(request: OrgRequest) -> HttpResponse:
 @in_organization_timezone
 def detail(request: OrgRequest, pk: int) -> HttpResponse:
     """A case: its details, who has it, and its history (the interactions that belong to it)."""
-    case = _get_case(request, pk)
+    return _detail_page(request, _get_case(request, pk))
+
+
+def _detail_page(
+    request: OrgRequest, case: Case, edit_form: CaseEditForm | None = None
+) -> HttpResponse:
+    if edit_form is None:
+        edit_form = CaseEditForm(
+            initial={
+                "subject": case.subject,
+                "description": case.description,
+                "priority": case.priority,
+            }
+        )
     context = {
         "nav": "cases",
         "case": case,
         "history": case_history(organization=request.organization, case=case),
+        "edit_form": edit_form,
         **_row_context(request),
     }
     return render(request, "interactions/case_detail.html", context)
+
+
+@requires("cases.change")
+@require_POST
+@in_organization_timezone
+def edit(request: OrgRequest, pk: int) -> HttpResponse:
+    """Change the subject, description or priority; on bad input the page shows the errors."""
+    case = _get_case(request, pk)
+    form = CaseEditForm(request.POST)
+    if form.is_valid():
+        try:
+            case = services.case_update(
+                organization=request.organization,
+                actor=request.user,  # type: ignore[arg-type]
+                case=case,
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, f"Case #{case.number} saved.")
+            return redirect(
+                "interactions:case_detail", org_slug=request.organization.slug, pk=case.pk
+            )
+    return _detail_page(request, case, form)
 
 
 def _changed(request: OrgRequest, case: Case, message: str, *, error: bool = False) -> HttpResponse:
