@@ -33,3 +33,10 @@ lint: $(INSTALLED)
 	$(VENV)/bin/mypy
 	$(PYTHON) -W "ignore:Got an error checking a consistent migration history" \
 		manage.py makemigrations --check --dry-run
+
+# The 360-degree view and search benchmark (bench/README.md), on BENCH_DATABASE_URL; build the
+# tenant first with bench/generate_tenant.py.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/touchpoint_bench
+.PHONY: bench
+bench: $(INSTALLED)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PYTHON) bench/bench_360.py $(ARGS)

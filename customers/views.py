@@ -85,7 +85,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     organization = _organization(request)
     filterset = selectors.customer_filterset(organization=organization, data=request.GET)
     customers = selectors.customer_list(organization=organization, filters=filterset)
-    page_obj = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    pages: Any = selectors.customer_list_pages(queryset=customers, filterset=filterset)
+    page_obj = Paginator(pages, PAGE_SIZE).get_page(request.GET.get("page"))
     ordering = (filterset.form.cleaned_data.get("ordering") or ["name"])[0]
     params = request.GET.copy()
     params.pop("page", None)
@@ -96,6 +97,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "filterset": filterset,
         "form": filterset.form,
         "page_obj": page_obj,
+        # More matches than a search counts (selectors.SearchMatches): "More than 1000 match".
+        "count_capped": getattr(pages, "capped", False),
         "query_string": params.urlencode(),
         "is_filtered": filterset.is_filtered,
         "ordering": ordering,

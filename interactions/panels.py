@@ -7,7 +7,9 @@ its template uses, prefixed so that panels sharing one page cannot clash.
 from typing import Any
 
 from django.http import QueryDict
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language
 
 from crm.models import Membership, Organization
 from crm.registry import Panel
@@ -50,6 +52,27 @@ def filter_query(params: QueryDict | None) -> str:
     return query.urlencode()
 
 
+FILTER_FIELD_TEMPLATE = "components/form_field.html"
+_EMPTY_FILTER_FIELDS: dict[str, dict[str, str]] = {}  # language -> field name -> HTML
+
+
+def empty_filter_fields(form: TimelineFilterForm) -> dict[str, str] | None:
+    """The filter fields' HTML when nothing is filtered (every customer page), else None.
+
+    An empty filter form renders the same for every customer (fixed choices, no values), and
+    its selects cost a template per option: rendered once per process and language.
+    """
+    if form.is_bound:
+        return None
+    language = get_language() or ""
+    if language not in _EMPTY_FILTER_FIELDS:
+        _EMPTY_FILTER_FIELDS[language] = {
+            name: render_to_string(FILTER_FIELD_TEMPLATE, {"field": form[name]})
+            for name in ("channel", "kind", "date_from", "date_to")
+        }
+    return _EMPTY_FILTER_FIELDS[language]
+
+
 def key_facts_context(
     *, customer: Customer, organization: Organization, membership: Membership | None = None
 ) -> dict[str, Any]:
@@ -76,9 +99,15 @@ def timeline_context(
         ),
         "timeline_filters": filters,
         "timeline_filter_form": form,
+        "timeline_empty_filter_fields": empty_filter_fields(form),
         "timeline_query": filter_query(params),
         "timeline_url": reverse(
             "interactions:timeline",
+            kwargs={"org_slug": organization.slug, "customer_pk": customer.pk},
+        ),
+        # The follow-up link of every entry of the customer's own (one reverse, not 25).
+        "timeline_task_new_url": reverse(
+            "interactions:task_new",
             kwargs={"org_slug": organization.slug, "customer_pk": customer.pk},
         ),
         "timeline_is_next_page": cursor is not None,

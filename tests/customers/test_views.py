@@ -529,3 +529,27 @@ def test_anonymous_visitors_are_sent_to_sign_in(org_a: Organization) -> None:
     response = Client().get(url("list", org_a))
     assert response.status_code == 302
     assert "login" in response["Location"]
+
+
+@pytest.mark.parametrize("ordering", ["name", "-name"])
+def test_a_search_lists_matches_in_name_order_and_caps_the_count(
+    client_a: Client, org_a: Organization, ordering: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches sorted by name page through selectors.SearchMatches: same rows, same order as
+    the plain queryset; beyond SEARCH_COUNT_CAP the page says so instead of counting them all."""
+    from customers import selectors
+
+    names = ["Zoe Oliver", "Ann Oliver", "Mia Oliver", "Bob Oliver", "Cat Olivera", "Dan Smith"]
+    for name in names:
+        add_customer(org_a, name)
+    expected = sorted((n for n in names if "Oliver" in n), reverse=ordering == "-name")
+    content = client_a.get(url("list", org_a), {"q": "oliver", "ordering": ordering}).content
+    assert rows(content.decode()) == expected
+    assert "5 customers match" in content.decode()
+
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 3)
+    content = client_a.get(url("list", org_a), {"q": "oliver", "ordering": ordering}).content
+    page = content.decode()
+    assert rows(page) == expected[:3]
+    assert "More than 3 customers match; the first 3 in this order are shown." in page
+    assert "Export all matches as CSV" in page
