@@ -135,7 +135,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Webhook attempts whose Celery message was lost (broker down at commit, a killed worker).
+    "webhooks-requeue-overdue": {
+        "task": "crm.webhooks.tasks.requeue_overdue_webhook_deliveries",
+        "schedule": 60.0,
+    },
+}
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"

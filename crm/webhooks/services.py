@@ -42,6 +42,9 @@ SECRET_PREFIX = "whsec_"
 MAX_ENDPOINTS_PER_ORGANIZATION = 20
 # An attempt in flight keeps its claim this much longer than the HTTP timeout.
 CLAIM_MARGIN = datetime.timedelta(seconds=30)
+# How late an attempt may be before the sweeper queues it again (see webhook_requeue_overdue).
+OVERDUE_AFTER = datetime.timedelta(minutes=2)
+REQUEUE_BATCH = 500
 # The secret is a credential: the audit trail records that it changed, never its value.
 ENDPOINT_AUDIT_FIELDS = ("url", "description", "events", "active", "disabled_reason")
 # Fields left out of event data: the tenant (in the envelope) and derived search columns.
@@ -430,6 +433,33 @@ def webhook_redeliver(
 
 
 # --- Delivering ---------------------------------------------------------------------------------
+
+
+def webhook_requeue_overdue(*, organization: Organization) -> int:
+    """Queue again the attempts whose Celery message was lost: the broker was down when the
+    change committed, or a worker died holding an attempt. A message that is only late does no
+    harm: _claim lets exactly one copy of an attempt through. Returns how many were queued."""
+    cutoff = timezone.now() - OVERDUE_AFTER
+    overdue = (
+        WebhookDelivery.objects.filter(
+            organization=organization, status=WebhookDelivery.Status.PENDING
+        )
+        .filter(
+            models.Q(
+                locked_until__isnull=True, next_attempt_at__isnull=True, created_at__lte=cutoff
+            )
+            | models.Q(locked_until__isnull=True, next_attempt_at__lte=cutoff)
+            | models.Q(locked_until__lte=cutoff)
+        )
+        .order_by("id")
+        .values_list("pk", "attempts", "locked_until")[:REQUEUE_BATCH]
+    )
+    rows = list(overdue)
+    for delivery_id, attempts, locked_until in rows:
+        # A crashed attempt is taken over under its own number; otherwise the next one is due.
+        attempt = attempts if locked_until is not None else attempts + 1
+        _enqueue(organization_id=organization.pk, delivery_id=delivery_id, attempt=attempt)
+    return len(rows)
 
 
 def retry_delay(attempt: int) -> datetime.timedelta:

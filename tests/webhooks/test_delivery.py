@@ -484,3 +484,79 @@ def test_redirects_are_not_followed(receiver: Receiver) -> None:
     result = net.post_json(receiver.url, b"{}", {"Content-Type": "application/json"}, 2)
     assert not result.ok and result.status_code == 302
     assert len(receiver.requests) == 1
+
+
+def test_the_sweeper_requeues_attempts_whose_message_was_lost_and_never_sends_twice(
+    org_a: Organization,
+    owner_a: User,
+    org_b: Organization,
+    owner_b: User,
+    receiver: Receiver,
+    task_queue: TaskQueue,
+    make_endpoint: Callable[..., WebhookEndpoint],
+) -> None:
+    from crm.webhooks.tasks import requeue_overdue_webhook_deliveries
+
+    receiver.statuses = [500, 200, 200]
+    endpoint_a = make_endpoint(org_a, owner_a, receiver.url, [events.TASK_CREATED])
+    endpoint_b = make_endpoint(org_b, owner_b, receiver.url, [events.TASK_CREATED])
+    with tenant_context(org_a.pk):
+        lost = services.webhook_send_test(organization=org_a, actor=owner_a, endpoint=endpoint_a)
+    with tenant_context(org_b.pk):
+        lost_b = services.webhook_send_test(organization=org_b, actor=owner_b, endpoint=endpoint_b)
+    task_queue.items.clear()  # the broker was down when they committed: no message exists
+    # Not yet overdue: the sweeper leaves fresh deliveries to their own messages.
+    assert requeue_overdue_webhook_deliveries() == 0
+    long_ago = timezone.now() - datetime.timedelta(minutes=3)
+    for organization, delivery in ((org_a, lost), (org_b, lost_b)):
+        with tenant_context(organization.pk):
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=long_ago)
+
+    # Each organization's overdue delivery is queued again, inside its own tenant.
+    assert requeue_overdue_webhook_deliveries() == 2
+    assert sorted(
+        (q.organization_id, q.delivery_id, q.attempt) for q in task_queue.items
+    ) == sorted([(org_a.pk, lost.pk, 1), (org_b.pk, lost_b.pk, 1)])
+    # Org A's first attempt gets a 500, org B's goes through.
+    assert [task_queue.run_next(), task_queue.run_next()] == ["retry", "succeeded"]
+    (a,) = deliveries(org_a)
+    assert (a.status, a.attempts) == ("pending", 1) and a.next_attempt_at is not None
+    assert [(q.delivery_id, q.attempt) for q in task_queue.items] == [(a.pk, 2)]
+    task_queue.items.clear()  # the retry's message is lost too (say, Redis restarted)
+
+    # The sweeper queues attempt 2 once it is overdue.
+    assert requeue_overdue_webhook_deliveries() == 0
+    with tenant_context(org_a.pk):
+        WebhookDelivery.objects.filter(pk=a.pk).update(next_attempt_at=long_ago)
+    assert requeue_overdue_webhook_deliveries() == 1
+    assert [(q.delivery_id, q.attempt) for q in task_queue.items] == [(a.pk, 2)]
+    # The original retry message turns up late as well: exactly one of the two sends.
+    task_queue.items.append(queued(a, 2))
+    assert sorted(task_queue.run()) == ["skipped", "succeeded"]
+    assert len(receiver.requests) == 3
+    assert [d.status for d in deliveries(org_a) + deliveries(org_b)] == ["succeeded"] * 2
+    assert requeue_overdue_webhook_deliveries() == 0
+
+
+def test_the_sweeper_takes_over_an_attempt_whose_worker_died(
+    org_a: Organization,
+    owner_a: User,
+    receiver: Receiver,
+    task_queue: TaskQueue,
+    make_endpoint: Callable[..., WebhookEndpoint],
+) -> None:
+    from crm.webhooks.tasks import requeue_overdue_webhook_deliveries
+
+    endpoint = make_endpoint(org_a, owner_a, receiver.url, [events.TASK_CREATED])
+    with tenant_context(org_a.pk):
+        delivery = services.webhook_send_test(organization=org_a, actor=owner_a, endpoint=endpoint)
+    task_queue.items.clear()
+    # Attempt 1 was claimed by a worker that was killed (SIGKILL) before it recorded anything.
+    expired = timezone.now() - datetime.timedelta(minutes=3)
+    with tenant_context(org_a.pk):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=1, locked_until=expired)
+    assert requeue_overdue_webhook_deliveries() == 1
+    assert [(q.delivery_id, q.attempt) for q in task_queue.items] == [(delivery.pk, 1)]
+    assert task_queue.run() == ["succeeded"]
+    assert len(receiver.requests) == 1
+    assert (deliveries(org_a)[0].status, deliveries(org_a)[0].attempts) == ("succeeded", 1)
