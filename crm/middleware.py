@@ -1,6 +1,5 @@
 """Resolves the organization of a request from its URL and checks the member's permission."""
 
-import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +15,8 @@ ORG_KWARG = "org_slug"
 
 
 def activate_organization_timezone(organization: Organization) -> None:
-    """Show times in the organization's time zone (stored times stay UTC)."""
-    try:
-        timezone.activate(zoneinfo.ZoneInfo(organization.timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        timezone.deactivate()
+    """Show and read times in the organization's time zone (stored times stay UTC)."""
+    timezone.activate(organization.tzinfo)
 
 
 class TenantMiddleware:

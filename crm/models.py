@@ -1,5 +1,7 @@
 """Tenancy: organizations, users, memberships, invitations, and the audit trail."""
 
+import datetime
+import zoneinfo
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -25,6 +27,14 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tzinfo(self) -> datetime.tzinfo:
+        """The organization's time zone; UTC if its name is not one zoneinfo knows."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return datetime.UTC
 
 
 class UserManager(BaseUserManager["User"]):

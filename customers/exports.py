@@ -4,8 +4,6 @@ The columns carry the import's field names (emails, owner_email, custom field ke
 exported file can be imported back and its columns are recognized.
 """
 
-import datetime
-import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,19 +34,12 @@ COLUMNS = [
 ]
 
 
-def _zone(organization: Organization) -> datetime.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(organization.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return datetime.UTC
-
-
 def customer_csv_rows(
     *, organization: Organization, filterset: CustomerFilterSet, batch_size: int | None = None
 ) -> Iterator[list[Any]]:
     """The header, then one row per customer matching the filters (lazily, batch by batch)."""
     definitions = services.custom_field_definitions(organization=organization)
-    zone = _zone(organization)
+    zone = organization.tzinfo
     yield [*COLUMNS, *(definition.key for definition in definitions)]
     batches = selectors.customer_keyset_batches(
         organization=organization, filterset=filterset, batch_size=batch_size

@@ -26,7 +26,6 @@ from interactions.selectors import (
     TimelineCursor,
     TimelineEntry,
     TimelineFilters,
-    organization_timezone,
     organization_today,
     timeline,
 )
@@ -138,7 +137,7 @@ def timeline_csv_rows(
     batch_size: int | None = None,
 ) -> Iterator[list[Any]]:
     """The header, then one row per timeline entry (lazily, page by page)."""
-    zone = organization_timezone(organization)
+    zone = organization.tzinfo
     yield COLUMNS
     for batch in timeline_batches(
         organization=organization, customer=customer, filters=filters, batch_size=batch_size

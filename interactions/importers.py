@@ -12,7 +12,6 @@ Register it from InteractionsConfig.ready() with `importers.register()`.
 
 import datetime
 import hashlib
-import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -196,11 +195,7 @@ class InteractionImporter(Importer):
                 external_id__in={external_id for _, external_id in keys},
             ).values_list("source", "external_id")
         )
-        try:
-            zone: datetime.tzinfo = zoneinfo.ZoneInfo(organization.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = datetime.UTC
-        return _Batch(by_external_id, by_email, products, existing, zone)
+        return _Batch(by_external_id, by_email, products, existing, organization.tzinfo)
 
     def import_units(
         self,

@@ -5,7 +5,6 @@ amount of data (aggregates in the database, keyset pagination, prefetching).
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,16 +34,9 @@ TASK_FILTER = "task"
 RETURN_NORM_CACHE_SECONDS = 600
 
 
-def organization_timezone(organization: Organization) -> datetime.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(organization.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return datetime.UTC
-
-
 def organization_today(organization: Organization) -> datetime.date:
     """Today's date where the organization works (tasks are due on its dates)."""
-    return timezone.now().astimezone(organization_timezone(organization)).date()
+    return timezone.now().astimezone(organization.tzinfo).date()
 
 
 def _scope(customer: Customer, field_name: str = "customer") -> Q:
@@ -175,7 +167,7 @@ def _after(cursor: TimelineCursor | None, time_field: str, rank: int) -> Q:
 
 
 def _day_start(organization: Organization, day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, organization_timezone(organization))
+    return datetime.datetime.combine(day, datetime.time.min, organization.tzinfo)
 
 
 def _attach_lines(rows: list[Interaction], organization: Organization) -> None:
