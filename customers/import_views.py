@@ -17,12 +17,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.csv import streaming_csv_response
+from crm.htmx import wants_partial
 from crm.models import User
 from crm.permissions import requires
 from customers import imports, selectors
 from customers.forms import ImportMappingForm, ImportUploadForm
 from customers.models import ImportJob
-from customers.views import _membership, _organization, _wants_partial
+from customers.views import _membership, _organization
 from customers.views import _render as _render_page
 
 PAGE_SIZE = 25
@@ -177,7 +178,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     The check's totals are a partial the page polls until the dry-run task is done.
     """
     organization = _organization(request)
-    if _wants_partial(request):
+    if wants_partial(request):
         job = _job_or_404(request, pk)
         return _render(
             request, "customers/imports/import_preview.html", {"job": job}, partial="check"

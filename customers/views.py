@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from crm.csv import streaming_csv_response
+from crm.htmx import wants_partial
 from crm.models import Membership, Organization, User
 from crm.permissions import requires
 from crm.registry import customer_panels
@@ -40,18 +41,10 @@ def _actor(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def _wants_partial(request: HttpRequest) -> bool:
-    """HTMX swaps, but not boosted navigation or a history restore (those need the page)."""
-    htmx = getattr(request, "htmx", None)
-    if not htmx:
-        return False
-    return not htmx.boosted and not htmx.history_restore_request
-
-
 def _render(
     request: HttpRequest, template: str, context: dict[str, Any], *, partial: str | None = None
 ) -> HttpResponse:
-    if partial and _wants_partial(request):
+    if partial and wants_partial(request):
         template = f"{template}#{partial}"
     response = render(request, template, context)
     if partial:
@@ -65,7 +58,7 @@ def _url(request: HttpRequest, name: str, **kwargs: Any) -> str:
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    if _wants_partial(request):
+    if wants_partial(request):
         return HttpResponseClientRedirect(url)
     return redirect(url)
 
@@ -105,7 +98,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "name_sort_query": sort_params.urlencode(),
         "name_aria_sort": {"name": "ascending", "-name": "descending"}.get(ordering),
     }
-    if not _wants_partial(request):
+    if not wants_partial(request):
         context["known_tags"] = selectors.known_tags(organization=organization)
     return _render(request, "customers/customer_list.html", context, partial="results")
 
@@ -282,7 +275,7 @@ def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
             f"{recorded.get_channel_display()} consent "
             f"{'granted' if recorded.granted else 'withdrawn'}."
         )
-        if not _wants_partial(request):
+        if not wants_partial(request):
             messages.success(request, summary)
             return redirect(_url(request, "customers:detail", pk=customer.pk))
         context = _detail_context(request, customer)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from crm import selectors, services
 from crm.forms import AcceptInvitationForm, InvitationForm, MemberRoleForm, assignable_role_choices
+from crm.htmx import wants_partial
 from crm.models import Invitation, Membership, User
 from crm.permissions import Role, can_assign, organization_public, requires
 from crm.views.accounts import OrganizationRequest, add_service_errors
@@ -117,7 +118,7 @@ def member_action_response(
     request: OrganizationRequest, membership: Membership, *, message: str = "", error: str = ""
 ) -> HttpResponse:
     """HTMX gets the member's row back (with the outcome in it); a plain POST a redirect."""
-    if request.htmx and not request.htmx.boosted:
+    if wants_partial(request):
         row = member_row(request, membership, message=message, error=error)
         context = {"row": row, "can_manage": True}
         return render(request, "crm/members.html#member_row", context)

@@ -13,6 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from crm.htmx import wants_partial
 from crm.permissions import requires
 from crm.views.accounts import OrganizationRequest, add_service_errors
 from crm.webhooks import selectors, services
@@ -114,7 +115,7 @@ def _render_detail(
         for delivery in page_obj
     ]
     template = "webhooks/endpoint_detail.html"
-    if request.htmx and not request.htmx.boosted:
+    if wants_partial(request):
         template += "#secret" if request.method == "POST" else "#deliveries"
     response = render(
         request,

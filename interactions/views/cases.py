@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from crm.htmx import wants_partial
 from crm.permissions import requires
 from interactions import services
 from interactions.forms import CaseAssignForm, CaseEditForm, CaseStatusForm, apply_service_errors
@@ -20,7 +21,7 @@ from interactions.selectors import (
     case_queue,
     case_queue_counts,
 )
-from interactions.views.common import OrgRequest, in_organization_timezone, is_partial, paginate
+from interactions.views.common import OrgRequest, paginate
 
 QUEUE_TEMPLATE = "interactions/case_queue.html"
 
@@ -45,7 +46,6 @@ def _row_context(request: OrgRequest) -> dict[str, Any]:
 
 @requires("cases.view")
 @require_http_methods(["GET"])
-@in_organization_timezone
 def queue(request: OrgRequest) -> HttpResponse:
     """Open cases by tab (mine, unassigned, overdue, all open), the soonest due first."""
     tabs = dict(CASE_QUEUE_TABS)
@@ -67,13 +67,12 @@ def queue(request: OrgRequest) -> HttpResponse:
         "query_string": f"tab={tab}",
         **_row_context(request),
     }
-    template = f"{QUEUE_TEMPLATE}#results" if is_partial(request) else QUEUE_TEMPLATE
+    template = f"{QUEUE_TEMPLATE}#results" if wants_partial(request) else QUEUE_TEMPLATE
     return render(request, template, context)
 
 
 @requires("cases.view")
 @require_http_methods(["GET"])
-@in_organization_timezone
 def detail(request: OrgRequest, pk: int) -> HttpResponse:
     """A case: its details, who has it, and its history (the interactions that belong to it)."""
     return _detail_page(request, _get_case(request, pk))
@@ -102,7 +101,6 @@ def _detail_page(
 
 @requires("cases.change")
 @require_POST
-@in_organization_timezone
 def edit(request: OrgRequest, pk: int) -> HttpResponse:
     """Change the subject, description or priority; on bad input the page shows the errors."""
     case = _get_case(request, pk)
@@ -126,7 +124,7 @@ def edit(request: OrgRequest, pk: int) -> HttpResponse:
 
 
 def _changed(request: OrgRequest, case: Case, message: str, *, error: bool = False) -> HttpResponse:
-    if is_partial(request):
+    if wants_partial(request):
         case = _get_case(request, case.pk)
         context = {"case": case, "row_message": message, "row_error": error}
         return render(request, f"{QUEUE_TEMPLATE}#case_row", {**context, **_row_context(request)})
@@ -136,7 +134,6 @@ def _changed(request: OrgRequest, case: Case, message: str, *, error: bool = Fal
 
 @requires("cases.change")
 @require_POST
-@in_organization_timezone
 def assign(request: OrgRequest, pk: int) -> HttpResponse:
     """Give the case to a member or to nobody."""
     case = _get_case(request, pk)
@@ -163,7 +160,6 @@ def assign(request: OrgRequest, pk: int) -> HttpResponse:
 
 @requires("cases.change")
 @require_POST
-@in_organization_timezone
 def change_status(request: OrgRequest, pk: int) -> HttpResponse:
     """Move the case to another status."""
     case = _get_case(request, pk)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
+from crm.htmx import wants_partial
 from crm.permissions import requires
 from customers.models import Customer
 from interactions import services
@@ -33,8 +34,6 @@ from interactions.selectors import TimelineCursor
 from interactions.views.common import (
     OrgRequest,
     get_customer,
-    in_organization_timezone,
-    is_partial,
 )
 
 TIMELINE_CHANGED = "timeline-changed"
@@ -52,7 +51,6 @@ def _timeline_url(request: OrgRequest, customer: Customer) -> str:
 
 @requires("interactions.view")
 @require_http_methods(["GET"])
-@in_organization_timezone
 def customer_timeline(request: OrgRequest, customer_pk: int) -> HttpResponse:
     """A page of the timeline: the partial for HTMX (filters, next pages), else a full page."""
     customer = get_customer(request, customer_pk)
@@ -69,7 +67,7 @@ def customer_timeline(request: OrgRequest, customer_pk: int) -> HttpResponse:
         params=request.GET,
         cursor=cursor,
     )
-    if is_partial(request):
+    if wants_partial(request):
         return render(request, "interactions/panels/timeline.html#entries", context)
     context.update(
         key_facts_context(
@@ -97,7 +95,7 @@ def _form_response(
     if not SLOT_ID.fullmatch(slot):
         slot = f"quick-action-slot-{customer.pk}"
     context = {"customer": customer, "slot": slot, **context}
-    if is_partial(request):
+    if wants_partial(request):
         return render(request, f"{FORMS_TEMPLATE}#{partial}", context)
     return render(
         request,
@@ -107,7 +105,7 @@ def _form_response(
 
 
 def _done(request: OrgRequest, customer: Customer, message: str) -> HttpResponse:
-    if is_partial(request):
+    if wants_partial(request):
         response = render(
             request, f"{FORMS_TEMPLATE}#done", {"message": message, "customer": customer}
         )
@@ -128,7 +126,6 @@ DONE_MESSAGES = {
 
 @requires("interactions.log")
 @require_http_methods(["GET", "POST"])
-@in_organization_timezone
 def interaction_new(request: OrgRequest, customer_pk: int) -> HttpResponse:
     """Log a call, note, e-mail, meeting, store visit or complaint."""
     customer = get_customer(request, customer_pk)
@@ -159,7 +156,6 @@ def interaction_new(request: OrgRequest, customer_pk: int) -> HttpResponse:
 
 @requires("interactions.log")
 @require_http_methods(["GET", "POST"])
-@in_organization_timezone
 def purchase_new(request: OrgRequest, customer_pk: int) -> HttpResponse:
     """Record a purchase made in a store, by phone or by mail, with its products."""
     customer = get_customer(request, customer_pk)

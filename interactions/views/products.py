@@ -6,12 +6,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from crm.htmx import wants_partial
 from crm.permissions import requires
 from interactions import services
 from interactions.forms import ProductForm, apply_service_errors
 from interactions.models import Product
 from interactions.selectors import product_list
-from interactions.views.common import OrgRequest, is_partial, paginate
+from interactions.views.common import OrgRequest, paginate
 
 TEMPLATE = "interactions/product_list.html"
 
@@ -28,7 +29,7 @@ def product_index(request: OrgRequest) -> HttpResponse:
         "query_string": f"q={q}" if q else "",
         "can_manage": request.membership.has_permission("products.manage"),
     }
-    template = f"{TEMPLATE}#results" if is_partial(request) else TEMPLATE
+    template = f"{TEMPLATE}#results" if wants_partial(request) else TEMPLATE
     return render(request, template, context)
 
 

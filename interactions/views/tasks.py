@@ -11,12 +11,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from crm.htmx import wants_partial
 from crm.permissions import requires
 from interactions import services
 from interactions.forms import TaskEditForm, apply_service_errors
 from interactions.models import Task
 from interactions.selectors import my_tasks, organization_today
-from interactions.views.common import OrgRequest, in_organization_timezone, is_partial, paginate
+from interactions.views.common import OrgRequest, paginate
 from interactions.views.customer import FORMS_TEMPLATE, TIMELINE_CHANGED
 
 TEMPLATE = "interactions/my_tasks.html"
@@ -27,7 +28,6 @@ BACK_TO = ("tasks", "timeline")
 
 @requires("tasks.view")
 @require_http_methods(["GET"])
-@in_organization_timezone
 def task_list(request: OrgRequest) -> HttpResponse:
     """Open tasks (overdue first, then by due date) or recently done ones."""
     show = "done" if request.GET.get("show") == "done" else "open"
@@ -44,12 +44,12 @@ def task_list(request: OrgRequest) -> HttpResponse:
         "today": organization_today(request.organization),
         "can_change": request.membership.has_permission("tasks.change"),
     }
-    template = f"{TEMPLATE}#results" if is_partial(request) else TEMPLATE
+    template = f"{TEMPLATE}#results" if wants_partial(request) else TEMPLATE
     return render(request, template, context)
 
 
 def _task_changed(request: OrgRequest, task: Task, message: str) -> HttpResponse:
-    if is_partial(request):
+    if wants_partial(request):
         task = get_object_or_404(
             Task.objects.select_related("customer", "interaction"),
             organization=request.organization,
@@ -68,7 +68,6 @@ def _task_changed(request: OrgRequest, task: Task, message: str) -> HttpResponse
 
 @requires("tasks.change")
 @require_POST
-@in_organization_timezone
 def task_done(request: OrgRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(Task, organization=request.organization, pk=pk)
     task = services.task_complete(
@@ -81,7 +80,6 @@ def task_done(request: OrgRequest, pk: int) -> HttpResponse:
 
 @requires("tasks.change")
 @require_POST
-@in_organization_timezone
 def task_reopen(request: OrgRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(Task, organization=request.organization, pk=pk)
     task = services.task_reopen(
@@ -109,7 +107,7 @@ def _back_url(request: OrgRequest, task: Task, back: str) -> str:
 def _edited(request: OrgRequest, task: Task, back: str, message: str) -> HttpResponse:
     """HTMX (the form in the timeline entry): a confirmation, and the timeline reloads.
     Otherwise back to where the edit started, with the message."""
-    if is_partial(request):
+    if wants_partial(request):
         response = render(request, f"{FORMS_TEMPLATE}#done", {"message": message})
         return trigger_client_event(response, TIMELINE_CHANGED)
     messages.success(request, message)
@@ -126,7 +124,6 @@ def _get_task(request: OrgRequest, pk: int) -> Task:
 
 @requires("tasks.change")
 @require_http_methods(["GET", "POST"])
-@in_organization_timezone
 def task_edit(request: OrgRequest, pk: int) -> HttpResponse:
     """Change a task's title, due date or assignee (the customer stays)."""
     task = _get_task(request, pk)
@@ -158,16 +155,15 @@ def task_edit(request: OrgRequest, pk: int) -> HttpResponse:
         "form": form,
         "back": back,
         "back_url": _back_url(request, task, back),
-        "inline": is_partial(request),
+        "inline": wants_partial(request),
         "can_delete": services.task_may_delete(membership=request.membership, task=task),
     }
-    template = f"{EDIT_TEMPLATE}#task_edit_form" if is_partial(request) else EDIT_TEMPLATE
+    template = f"{EDIT_TEMPLATE}#task_edit_form" if wants_partial(request) else EDIT_TEMPLATE
     return render(request, template, context)
 
 
 @requires("tasks.change")
 @require_POST
-@in_organization_timezone
 def task_delete(request: OrgRequest, pk: int) -> HttpResponse:
     """Delete a task; the service refuses (403) members deleting other people's tasks."""
     task = _get_task(request, pk)
