@@ -84,10 +84,6 @@ _CHOICE_FIELDS = {
 _RENAME = {"owner": "owner_email"}
 
 
-def _union(current: list[str], new: list[str]) -> list[str]:
-    return [*current, *(item for item in new if item not in current)]
-
-
 @dataclass
 class _Batch:
     """What a batch looks up once: its customers by external id and e-mail, owners, fields."""
@@ -327,17 +323,7 @@ class CustomerImporter(Importer):
         customer: Customer, fields: dict[str, Any], custom: dict[str, str]
     ) -> dict[str, Any]:
         """Only what differs: list fields gain the row's new items, custom values per key."""
-        changes: dict[str, Any] = {}
-        for key, value in fields.items():
-            if key in ("emails", "phones", "tags"):
-                merged = _union(getattr(customer, key), value)
-                if merged != getattr(customer, key):
-                    changes[key] = merged
-            elif key == "owner":
-                if value.pk != customer.owner_id:
-                    changes["owner"] = value
-            elif getattr(customer, key) != value:
-                changes[key] = value
+        changes = services.customer_changes(customer, fields)
         merged_custom = {**(customer.custom_fields or {}), **custom}
         if merged_custom != (customer.custom_fields or {}):
             changes["custom_fields"] = merged_custom

@@ -19,26 +19,26 @@ advisory lock, so two calls never create the same customer twice.
 """
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.models import AuditEntry, Organization, User
 from crm.services import audit_diff, audit_snapshot
 from crm.text import text_problem
 from crm.webhooks import events as webhook_events
-from crm.webhooks.models import WebhookEndpoint
-from crm.webhooks.services import webhook_data, webhook_event_publish
+from crm.webhooks.services import webhook_events_publish_many
 from customers.models import Channel, Customer, CustomFieldDefinition
 from customers.services import (
     CUSTOMER_FIELDS,
     build_search_document,
     custom_field_definitions,
+    customer_changes,
     normalize_emails,
     normalize_phones,
     normalize_tags,
@@ -268,28 +268,6 @@ def _audit_entries(
     )
 
 
-def publish_bulk_webhooks(
-    *,
-    organization: Organization,
-    event: str,
-    instances: Callable[[], Iterable[models.Model]] | Iterable[models.Model],
-) -> None:
-    """Publish `event` for each object a bulk call wrote, when an endpoint subscribes to it.
-
-    One query when none does, so a feed of thousands of events a second pays nothing for
-    webhooks nobody wants; `instances` may be a callable that loads the objects only then.
-    """
-    subscribed = WebhookEndpoint.objects.filter(
-        organization=organization, active=True, events__contains=[event]
-    ).exists()
-    if not subscribed:
-        return
-    for instance in instances() if callable(instances) else instances:
-        webhook_event_publish(
-            organization=organization, event=event, payload=webhook_data(instance)
-        )
-
-
 def customers_bulk_create(
     *, organization: Organization, actor: User | None, customers: Sequence[Customer]
 ) -> None:
@@ -304,7 +282,7 @@ def customers_bulk_create(
             name=customer.name, emails=customer.emails, phones=customer.phones, tags=customer.tags
         )
     Customer.objects.bulk_create(customers)
-    publish_bulk_webhooks(
+    webhook_events_publish_many(
         organization=organization, event=webhook_events.CUSTOMER_CREATED, instances=customers
     )
     _audit_entries(
@@ -409,24 +387,6 @@ def _custom_fields(
     except ValidationError as error:
         errors.update(error.message_dict)
         return None
-
-
-def customer_changes(customer: Customer, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """What `fields` change on a customer: e-mails, phones and tags gain the new items (never
-    lose any), other fields are replaced; the same rule as the CSV import's."""
-    changes: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name in _LIST_FIELDS:
-            current = list(getattr(customer, name))
-            merged = [*current, *(item for item in value if item not in current)]
-            if merged != current:
-                changes[name] = merged
-        elif name == "owner":
-            if value.pk != customer.owner_id:
-                changes["owner"] = value
-        elif getattr(customer, name) != value:
-            changes[name] = value
-    return changes
 
 
 def _owners(organization: Organization, records: Sequence[Any]) -> dict[str, User]:
@@ -564,7 +524,7 @@ def customers_upsert(
                 batch_size=500,
             )
             _audit_entries(organization, actor, AuditEntry.Action.UPDATE, audited)
-            publish_bulk_webhooks(
+            webhook_events_publish_many(
                 organization=organization,
                 event=webhook_events.CUSTOMER_UPDATED,
                 instances=[customer for customer, _ in audited],

@@ -160,6 +160,24 @@ def build_search_document(
     return " ".join(part for part in parts if part)
 
 
+def customer_changes(customer: Customer, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What `fields` change on a customer, for imports and bulk upserts: e-mails, phones and
+    tags gain the new items (never lose any), other fields are replaced."""
+    changes: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ("emails", "phones", "tags"):
+            current = list(getattr(customer, name))
+            merged = [*current, *(item for item in value if item not in current)]
+            if merged != current:
+                changes[name] = merged
+        elif name == "owner":
+            if value.pk != customer.owner_id:
+                changes["owner"] = value
+        elif getattr(customer, name) != value:
+            changes[name] = value
+    return changes
+
+
 # --- Custom fields -------------------------------------------------------------------------------
 
 

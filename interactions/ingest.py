@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from crm.models import AuditEntry, Organization, User
 from crm.webhooks import events as webhook_events
+from crm.webhooks.services import webhook_events_publish_many
 from customers.ingest import (
     CREATED,
     ERROR,
@@ -56,7 +57,6 @@ from customers.ingest import (
     customers_bulk_create,
     json_problem,
     lock_customer_creation,
-    publish_bulk_webhooks,
     shown,
     text_value,
 )
@@ -630,7 +630,7 @@ def interactions_ingest(
             if results[position] is None:
                 results[position] = RecordResult(position, UNCHANGED, pk)
         if inserted:
-            publish_bulk_webhooks(
+            webhook_events_publish_many(
                 organization=organization,
                 event=webhook_events.INTERACTION_CREATED,
                 instances=lambda: Interaction.objects.filter(

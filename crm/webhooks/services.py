@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +210,26 @@ def webhook_event_publish(
         ),
         robust=True,
     )
+
+
+def webhook_events_publish_many(
+    *,
+    organization: Organization,
+    event: str,
+    instances: Callable[[], Iterable[models.Model]] | Iterable[models.Model],
+) -> None:
+    """Publish `event` for each object a bulk write made, when an endpoint subscribes to it.
+
+    Nothing to do (one cached lookup) when none does, so a feed of thousands of events a
+    second pays nothing for webhooks nobody wants; `instances` may be a callable that loads
+    the objects only then.
+    """
+    if event not in _subscribed_events(organization):
+        return
+    for instance in instances() if callable(instances) else instances:
+        webhook_event_publish(
+            organization=organization, event=event, payload=webhook_data(instance)
+        )
 
 
 # --- Endpoints ----------------------------------------------------------------------------------
