@@ -30,6 +30,7 @@ meanwhile: on a shared machine that is the figure to compare between runs.
 """
 
 import argparse
+import contextlib
 import datetime
 import http.client
 import json
@@ -302,7 +303,9 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
             if connection.getresponse().status == 200:
                 return server
         except OSError:
-            time.sleep(0.2)
+            # Not listening yet: wait until gunicorn exits (checked above) or 0.2 s pass.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=0.2)
     server.send_signal(signal.SIGTERM)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
 
